@@ -63,7 +63,7 @@ class SentenceTransformerEmbedder:
         self.model_dir = model_dir
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
-        self.dim = int(self._model.get_sentence_embedding_dimension() or EMBED_DIM)
+        self.dim = int(self._model.get_embedding_dimension() or EMBED_DIM)
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

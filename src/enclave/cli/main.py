@@ -38,6 +38,10 @@ def _root(
     except EnclaveError:
         cfg = None  # reported by the command that needs it; guard still goes on, loopback only
     common.start_guard(cfg)
+    if cfg is not None:
+        from enclave.labels import configure_from_settings
+
+        configure_from_settings(cfg)  # site policies ([labels] policy_dirs) for every command
 
 
 @app.command()
@@ -70,6 +74,7 @@ def _register_subcommands() -> None:
         "enclave.cli.audit_cmds",
         "enclave.cli.data_cmds",
         "enclave.cli.assist_cmds",
+        "enclave.cli.server_cmds",
         "enclave.cli.guard_cmds",
         "enclave.cli.cyber_cmds",
     ):

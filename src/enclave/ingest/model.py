@@ -30,10 +30,13 @@ class ParsedDocument:
     doc_type: str  # "txt", "md", "html", "pdf", "docx", "eml", "json", "jsonl"
     content_hash: str  # SHA-256 of the raw bytes (idempotent re-ingest)
     label: Label  # the document's label (sidecar, banner, or --label)
-    label_source: str  # "sidecar", "banner", "explicit"
+    label_source: str  # "sidecar", "banner", "explicit", "parent" (attachment), "portions" (join of marks)
     text: str
     chunks: tuple[Chunk, ...]
     metadata: dict[str, Any] = field(default_factory=dict)  # e.g. date, author, subject
+    # The label of the title text. A title is only shown to users who may read this label: in a
+    # portion-marked document the title may be higher than some of its chunks. None = ``label``.
+    title_label: Label | None = None
 
 
 @dataclass(frozen=True)
