@@ -5,9 +5,10 @@ Enclave runs on networks with no internet. Two controls keep it that way:
 * ``set_offline_switches()`` sets the environment switches that make Hugging Face, transformers,
   sentence-transformers and friends stay off the network and send no telemetry. ``enclave``'s
   ``__init__`` calls it, so it is in force before any of those libraries is imported.
-* ``EgressGuard`` wraps ``socket.socket.connect``/``connect_ex`` and ``socket.getaddrinfo`` so that
-  any connection to an address other than loopback or a configured engine/store host raises
-  ``EgressBlocked`` *before* a packet is sent (a DNS lookup of a forbidden name is refused too).
+* ``EgressGuard`` wraps ``socket.socket.connect``/``connect_ex``/``sendto`` and ``socket.getaddrinfo``
+  so that any connection (or unconnected datagram) to an address other than loopback or a configured
+  engine/store host raises ``EgressBlocked`` *before* a packet is sent (a DNS lookup of a forbidden
+  name is refused too).
 """
 
 from __future__ import annotations
@@ -71,9 +72,11 @@ class EgressGuard:
         self.allowed_hosts: set[str] = {h.lower() for h in allowed_hosts if h}
         self.allowed_ips: set[str] = {h for h in self.allowed_hosts if _is_ip_literal(h)}
         self.installed = False
-        self.real_connect: Callable[..., Any] = socket.socket.connect
-        self.real_connect_ex: Callable[..., Any] = socket.socket.connect_ex
-        self.real_getaddrinfo: Callable[..., Any] = socket.getaddrinfo
+        # The unpatched functions, even if another guard is installed while this one is built.
+        self.real_connect: Callable[..., Any] = _ORIGINAL_CONNECT
+        self.real_connect_ex: Callable[..., Any] = _ORIGINAL_CONNECT_EX
+        self.real_getaddrinfo: Callable[..., Any] = _ORIGINAL_GETADDRINFO
+        self.real_sendto: Callable[..., Any] = _ORIGINAL_SENDTO
 
     # -- decisions ---------------------------------------------------------------------------
     def allow(self, host: str) -> None:
@@ -108,6 +111,11 @@ class EgressGuard:
         self.check_address(sock.family, address)
         return self.real_connect_ex(sock, address)
 
+    def _sendto(self, sock: socket.socket, *args: Any) -> Any:
+        # sendto(data, address) or sendto(data, flags, address): UDP needs no connect() to leave.
+        self.check_address(sock.family, args[-1])
+        return self.real_sendto(sock, *args)
+
     def _getaddrinfo(self, host: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
         if name is None or self.host_allowed(str(name)) or _is_ip_literal(str(name)):
@@ -132,6 +140,7 @@ class EgressGuard:
         guard = self
         socket.socket.connect = lambda s, a: guard._connect(s, a)  # type: ignore[method-assign]
         socket.socket.connect_ex = lambda s, a: guard._connect_ex(s, a)  # type: ignore[method-assign]
+        socket.socket.sendto = lambda s, *a: guard._sendto(s, *a)  # type: ignore[method-assign]
         socket.getaddrinfo = guard._getaddrinfo  # type: ignore[assignment]
         self.installed = True
         _ACTIVE = self
@@ -142,6 +151,7 @@ class EgressGuard:
             return
         socket.socket.connect = _ORIGINAL_CONNECT  # type: ignore[method-assign]
         socket.socket.connect_ex = _ORIGINAL_CONNECT_EX  # type: ignore[method-assign]
+        socket.socket.sendto = _ORIGINAL_SENDTO  # type: ignore[method-assign]
         socket.getaddrinfo = _ORIGINAL_GETADDRINFO
         self.installed = False
         if _ACTIVE is self:
@@ -151,6 +161,7 @@ class EgressGuard:
 _ORIGINAL_CONNECT = socket.socket.connect
 _ORIGINAL_CONNECT_EX = socket.socket.connect_ex
 _ORIGINAL_GETADDRINFO = socket.getaddrinfo
+_ORIGINAL_SENDTO = socket.socket.sendto
 _ACTIVE: EgressGuard | None = None
 
 

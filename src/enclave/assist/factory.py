@@ -17,7 +17,7 @@ def build_assistant(settings: Settings) -> Assistant:
     if settings.guard.enabled:
         from enclave.guard import InputGuard, OutputGuard
 
-        input_guard, output_guard = InputGuard(settings), OutputGuard(settings)
+        input_guard, output_guard = InputGuard(settings), OutputGuard()
     return Assistant(
         store=open_store(settings),
         embedder=load_embedder(settings),

@@ -269,9 +269,12 @@ class Assistant:
         return self._output_guard(prepared, answer, invalid)
 
     def _strip_markings(self, text: str) -> str:
-        if self.output_guard is not None and hasattr(self.output_guard, "strip_markings"):
-            return self.output_guard.strip_markings(text)
-        return text
+        """Remove any marking the model wrote: Enclave renders markings itself, from Label objects."""
+        if self.output_guard is None:
+            return text
+        from enclave.guard import strip_markings
+
+        return strip_markings(text)
 
     def _output_guard(self, prepared: Prepared, answer: Answer, invalid_citations: set[int]) -> Answer:
         if self.output_guard is None:

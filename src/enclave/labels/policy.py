@@ -265,11 +265,15 @@ class Registry:
         return _expand(values, self.countries, self.groups, self.organisations)
 
     def collapse(self, values: frozenset[str], first: str | None = None) -> list[str]:
-        """Display form of an expanded set: complete groups by name, then the remaining nations."""
+        """Display form of an expanded set: complete groups by name, then the remaining nations.
+
+        Largest groups first; a group is named only when it covers at least two nations not already
+        covered, so {NATO members, AUS} reads "NATO, AUS" rather than "NATO, ACGU".
+        """
         covered: set[str] = set()
         chosen: list[str] = []
         for name, members in sorted(self.groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            if members <= values and not members <= covered:
+            if members <= values and len(members - covered) >= 2:  # a group naming one new nation reads worse
                 chosen.append(name)
                 covered |= members
         countries = sorted(v for v in values if v in self.countries and v not in covered)
