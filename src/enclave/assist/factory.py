@@ -13,6 +13,8 @@ def build_assistant(settings: Settings) -> Assistant:
     from enclave.engines import create_engine
     from enclave.store import open_store
 
+    from enclave.guard import scanner_for
+
     input_guard = output_guard = None
     if settings.guard.enabled:
         from enclave.guard import InputGuard, OutputGuard
@@ -26,4 +28,5 @@ def build_assistant(settings: Settings) -> Assistant:
         input_guard=input_guard,
         output_guard=output_guard,
         max_tokens=settings.engine.max_tokens,
+        screen=scanner_for(settings),
     )

@@ -12,7 +12,7 @@ whose sequence number is the answer's ``audit_id``. If either append fails the r
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -123,6 +123,7 @@ class Assistant:
         output_guard: Any = None,
         default_k: int = DEFAULT_K,
         max_tokens: int | None = None,
+        screen: Callable[[str], frozenset[str]] | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -133,6 +134,11 @@ class Assistant:
         self.default_k = default_k
         self.max_tokens = max_tokens
         self.scorer = SupportScorer(embedder)
+        if screen is None:
+            from enclave.guard import scan_text
+
+            screen = scan_text
+        self.screen = screen  # indirect-injection screen of retrieved text (the site's guard policy)
 
     def close(self) -> None:
         """Release the store, audit log (writes a signed head) and engine."""
@@ -170,7 +176,7 @@ class Assistant:
         return prepared
 
     def _sources(self, hits: Sequence[SearchHit]) -> list[Source]:
-        flags = self._chunk_flags([h.chunk_id for h in hits])
+        flags = self._chunk_flags(hits)
         return [
             Source(
                 n=i,
@@ -187,9 +193,10 @@ class Assistant:
             for i, h in enumerate(hits, start=1)
         ]
 
-    def _chunk_flags(self, chunk_ids: Sequence[int]) -> dict[int, frozenset[str]]:
-        records = self.store.get_chunks(list(chunk_ids)) if chunk_ids else {}
-        return {cid: frozenset(getattr(rec, "flags", ()) or ()) for cid, rec in records.items()}
+    def _chunk_flags(self, hits: Sequence[SearchHit]) -> dict[int, frozenset[str]]:
+        """Injection flags: those found at ingest plus a fresh screen with today's policy."""
+        records = self.store.get_chunks([h.chunk_id for h in hits]) if hits else {}
+        return {h.chunk_id: records[h.chunk_id].flags | self.screen(h.text) for h in hits if h.chunk_id in records}
 
     def _start_details(self, prepared: Prepared) -> dict[str, Any]:
         return {

@@ -188,6 +188,15 @@ class Ingestor:
         return self.summary
 
 
+def injection_scanner(settings: Settings) -> Callable[[str], frozenset[str]] | None:
+    """The guard's indirect-injection scanner (flags chunks at ingest), unless guards are disabled."""
+    if not settings.guard.enabled:
+        return None
+    from enclave.guard import scanner_for
+
+    return scanner_for(settings)
+
+
 def ingest_paths(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -204,13 +213,14 @@ def ingest_paths(
 
     label = parse_label(explicit_label) if isinstance(explicit_label, str) else explicit_label
     ingestor = Ingestor(store, embedder, ingested_by=ingested_by, audit=audit, on_item=on_item)
+    scan = injection_scanner(settings)
     for raw in paths:
         path = Path(raw).absolute()  # one spelling per file, whatever the working directory
         if not path.exists():
             ingestor.refuse(str(path), "no such file or directory")
             continue
         try:
-            for item in extract_path(path, explicit_label=label, settings=settings):
+            for item in extract_path(path, explicit_label=label, settings=settings, scan=scan):
                 if isinstance(item, RefusedDocument):
                     ingestor.refuse(item.source, item.reason)
                 else:
