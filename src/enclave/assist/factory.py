@@ -11,9 +11,8 @@ def build_assistant(settings: Settings) -> Assistant:
     from enclave.audit import open_audit
     from enclave.embed import load_embedder
     from enclave.engines import create_engine
-    from enclave.store import open_store
-
     from enclave.guard import scanner_for
+    from enclave.store import open_store
 
     input_guard = output_guard = None
     if settings.guard.enabled:
