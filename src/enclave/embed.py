@@ -65,6 +65,10 @@ class SentenceTransformerEmbedder:
 
         if threads is not None:
             torch.set_num_threads(threads)
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bars on a CLI's stderr
+        hf_logging.set_verbosity_error()
 
         self.model_dir = model_dir
         self.batch_size = batch_size
