@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import db, fill
 from typer.testing import CliRunner
 
 from enclave.audit import open_audit
 from enclave.audit.errors import AuditVerificationError
 from enclave.cli.main import app
+
+from .conftest import db, fill
 
 runner = CliRunner()
 

@@ -7,9 +7,9 @@ import signal
 import subprocess
 import sys
 
-from conftest import verify
-
 from enclave.audit import open_audit
+
+from .conftest import verify
 
 BURST = """
 import sys, threading

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import copy_home, db
+from .conftest import copy_home, db
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
 

@@ -11,12 +11,13 @@ import threading
 import time
 
 import pytest
-from conftest import db, fill, verify
 
 from enclave.audit import AuditEntryRefused, AuditError, AuditLog, AuditVerificationError, open_audit
 from enclave.audit.heads import SignedHead
 from enclave.audit.keys import ensure_signing_key, trusted_public_key
 from enclave.audit.proofs import check_proof
+
+from .conftest import db, fill, verify
 
 
 def test_first_append_is_seq_1_after_the_creation_record(log: AuditLog) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import db, verify
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +14,8 @@ from enclave.audit.keys import trusted_public_key
 from enclave.audit.proofs import check_proof
 from enclave.config import load_settings
 from enclave.home import init_home
+
+from .conftest import db, verify
 
 SIZE = 1300
 

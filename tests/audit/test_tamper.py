@@ -8,7 +8,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import copy_home, db, verify
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +16,8 @@ from enclave.audit.heads import SignedHead
 from enclave.audit.keys import ensure_signing_key, trusted_public_key
 from enclave.audit.merkle import Frontier, leaf_hash
 from enclave.audit.verify import verify_log
+
+from .conftest import copy_home, db, verify
 
 
 @pytest.fixture

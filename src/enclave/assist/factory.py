@@ -6,9 +6,13 @@ from enclave.assist.pipeline import Assistant
 from enclave.config import Settings
 
 
-def build_assistant(settings: Settings) -> Assistant:
-    """Wire the embedded (or configured) components together. Loads models: takes seconds."""
+def build_assistant(settings: Settings, *, actor: str = "enclave") -> Assistant:
+    """Wire the embedded (or configured) components together. Loads models: takes seconds.
+
+    Records a ``config.change`` audit entry first when the effective configuration changed.
+    """
     from enclave.audit import open_audit
+    from enclave.audit.config_watch import record_config_change
     from enclave.embed import load_embedder
     from enclave.engines import create_engine
     from enclave.guard import scanner_for
@@ -19,11 +23,13 @@ def build_assistant(settings: Settings) -> Assistant:
         from enclave.guard import InputGuard, OutputGuard
 
         input_guard, output_guard = InputGuard(settings), OutputGuard()
+    audit = open_audit(settings)
+    record_config_change(audit, settings, actor=actor)
     return Assistant(
         store=open_store(settings),
         embedder=load_embedder(settings),
         engine=create_engine(settings),
-        audit=open_audit(settings),
+        audit=audit,
         input_guard=input_guard,
         output_guard=output_guard,
         max_tokens=settings.engine.max_tokens,

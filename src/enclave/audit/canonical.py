@@ -32,7 +32,7 @@ _SECRET_WORDS = frozenset(
 _SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key")})
 _ABOUT_SUFFIXES = frozenset(
     "id ids sha256 hash fingerprint count changed reset set expired expires created revoked rotated ok valid present"
-    " type kind name".split()
+    " type kind name env variable".split()  # "api_key_env" names an environment variable, not its value
 )
 _SECRET_VALUE = re.compile(r"^\s*(bearer|basic)\s+\S+", re.IGNORECASE)
 _WORD_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z0-9])(?=[A-Z])")

@@ -66,7 +66,11 @@ def _audit(cfg: Settings) -> Any:
             "the audit log is not available in this build, so the command cannot run",
             hint="every ingest, search and user change must be audited; install a complete Enclave",
         ) from exc
-    return open_audit(cfg)
+    from enclave.audit.config_watch import record_config_change
+
+    log = open_audit(cfg)
+    record_config_change(log, cfg, actor=_operator())
+    return log
 
 
 def _close(obj: Any) -> None:
