@@ -1,0 +1,1 @@
+"""One router per area: OpenAI-compatible API, search, documents, audit, cyber, health."""
