@@ -110,7 +110,11 @@ def is_relevant(hit: SearchHit) -> bool:
 
 
 class Assistant:
-    """Answers questions for principals; one instance serves many requests (engine access is serialised by it)."""
+    """Answers questions for principals; one instance serves many requests.
+
+    Engine calls are serialised by the engine itself (the llama.cpp engine holds a lock) and, in
+    the server, by its bounded generation queue.
+    """
 
     def __init__(
         self,

@@ -7,7 +7,6 @@ SIGTERM) the audit log is closed, which signs a final tree head.
 from __future__ import annotations
 
 import ipaddress
-import os
 from typing import Annotated
 
 import typer
@@ -32,11 +31,7 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level")] = "info",
 ) -> None:
     """Serve the OpenAI-compatible API and Enclave's REST endpoints (loads the models first)."""
-    # torch (embeddings) and llama.cpp (generation) each bring an OpenMP runtime; with the default
-    # active wait, one's idle threads spin and starve the other on small machines (measured: the
-    # time to the first SSE event fell from ~950 ms to ~40 ms on 2 cores). Must be set before either
-    # library loads; a site may override it in the environment.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # OMP_WAIT_POLICY=PASSIVE is set for every entry point by ``enclave/__init__``.
     import uvicorn
 
     from enclave.home import require_home
