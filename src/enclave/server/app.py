@@ -73,8 +73,11 @@ def create_app(
         if the_assistant is None:
             from enclave.assist.factory import build_assistant
 
-            the_assistant = await run_in_threadpool(build_assistant, settings)
+            the_assistant = await run_in_threadpool(build_assistant, settings, actor="server")
             owned = _owned_parts(the_assistant)
+            warm_up = getattr(the_assistant.input_guard, "warm_up", None)
+            if callable(warm_up):  # embed the policy exemplars now, not on the first request
+                await run_in_threadpool(warm_up)
         svc = Services(
             settings=settings,
             assistant=the_assistant,
