@@ -30,7 +30,7 @@ def print_answer(answer: Answer, *, streamed: bool = False) -> None:
         for paragraph in answer.paragraphs:
             out.print(Text(f"{answer.classification.portion_mark} ", style="bold") + Text(paragraph))
             out.print()
-    if answer.refused:
+    if answer.refused and streamed:  # otherwise the reason is already the answer's text
         out.print(Text(f"refused: {answer.refusal_reason}", style="yellow"))
     if answer.citations:
         out.print(Text("Sources", style="bold underline"))
