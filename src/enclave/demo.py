@@ -121,7 +121,7 @@ if __name__ == "__main__":
     from enclave.errors import EnclaveError
 
     try:
-        sys.exit(main())
+        sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS))
     except EnclaveError as exc:
         console.print(
             f"[bold red]error:[/bold red] {exc.message}" + (f"\n[yellow]hint:[/yellow] {exc.hint}" if exc.hint else "")
