@@ -44,6 +44,7 @@ USERS = (
     DemoUser("staff.officer", "NATO RESTRICTED", "DEU", ("NATO",)),
     DemoUser("j2.analyst", "NATO SECRET", "GBR", ("NATO",)),
     DemoUser("aus.liaison", "NATO SECRET", "AUS", ()),
+    DemoUser("ukr.observer", "NATO RESTRICTED", "UKR", ()),  # nothing is released to UKR: no answer, no hint
 )
 
 

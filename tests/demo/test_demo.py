@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 CORPUS = Path(__file__).resolve().parents[2] / "samples" / "corpus"
+USERS = ("press.officer", "staff.officer", "j2.analyst", "aus.liaison", "ukr.observer")
 SLICE = [
     "press/press-release-01.txt",
     "admin/admin-instruction-01.txt",
@@ -41,14 +42,15 @@ def test_demo_answers_each_user_at_their_own_level(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
     assert "4 ingested" in out and "1 refused" in out and "unmarked-note.txt" in out
-    by_user = {
-        name: _section(out, f" {name} — ") for name in ("press.officer", "staff.officer", "j2.analyst", "aus.liaison")
-    }
+    by_user = {name: _section(out, f" {name} — ") for name in USERS}
     # the same question, marked at each user's own level, with nothing from above it
     assert "NATO SECRET" not in by_user["press.officer"] and "12,500" not in by_user["press.officer"]
     assert "NATO SECRET" not in by_user["staff.officer"] and "12,500" not in by_user["staff.officer"]
     assert "NATO SECRET" in by_user["j2.analyst"]
     assert "12,500" not in by_user["aus.liaison"] and "7,800" not in by_user["aus.liaison"]
     assert "REL TO AUS, NATO" in by_user["aus.liaison"]
+    # nothing is released to Ukraine: the plain no-answer, no source, no count, no hint
+    assert "The sources available to you do not answer this question." in by_user["ukr.observer"]
+    assert "Sources" not in by_user["ukr.observer"] and "3,000" not in by_user["ukr.observer"]
     assert "Request refused" in out
     assert "audit verify: OK" in out
