@@ -87,6 +87,24 @@ def _principal(store: Store, audit: Any, name: str, permission: str) -> Principa
     return principal
 
 
+@contextmanager
+def _session(cfg: Settings) -> Iterator[tuple[Store, Any]]:
+    """The store and the audit log for one command; the audit log closes last (signing a head)."""
+    audit = _audit(cfg)
+    try:
+        with _store(cfg) as store:
+            yield store, audit
+    finally:
+        _close(audit)
+
+
+@contextmanager
+def _acting_as(cfg: Settings, user: str, permission: str) -> Iterator[tuple[Store, Any, Principal]]:
+    """``_session`` on behalf of ``user``, who must exist, be enabled and hold ``permission``."""
+    with _session(cfg) as (store, audit):
+        yield store, audit, _principal(store, audit, user, permission)
+
+
 def _label_arg(text: str | None) -> Any:
     if text is None:
         return None
@@ -115,37 +133,33 @@ def ingest(
 
     cfg = _settings()
     explicit = _label_arg(label)
-    audit = _audit(cfg)
-    try:
-        with _store(cfg) as store:
-            actor = _operator()
-            if user is not None:
-                actor = _principal(store, audit, user, "ingest").name
-            embedder = load_embedder(cfg)
-            total = count_files(paths)
-            progress = Progress(
-                TextColumn("[bold]ingest[/bold]"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[current]}"),
-                console=common.err_console,
-                disable=as_json,
-                transient=True,
-            )
-            with progress:
-                task = progress.add_task("ingest", total=total or None, current="")
+    with _session(cfg) as (store, audit):
+        actor = _operator()
+        if user is not None:
+            actor = _principal(store, audit, user, "ingest").name
+        embedder = load_embedder(cfg)
+        total = count_files(paths)
+        progress = Progress(
+            TextColumn("[bold]ingest[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[current]}"),
+            console=common.err_console,
+            disable=as_json,
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task("ingest", total=total or None, current="")
 
-                def on_item(item: IngestItem) -> None:
-                    if "!" not in item.source:  # parts of a container do not advance the file count
-                        progress.update(task, advance=1, current=Path(item.source).name[-40:])
+            def on_item(item: IngestItem) -> None:
+                if "!" not in item.source:  # parts of a container do not advance the file count
+                    progress.update(task, advance=1, current=Path(item.source).name[-40:])
 
-                summary = ingest_paths(
-                    paths, store=store, embedder=embedder, settings=cfg, explicit_label=explicit,
-                    ingested_by=actor, audit=audit, on_item=on_item,
-                )  # fmt: skip
-    finally:
-        _close(audit)
+            summary = ingest_paths(
+                paths, store=store, embedder=embedder, settings=cfg, explicit_label=explicit,
+                ingested_by=actor, audit=audit, on_item=on_item,
+            )  # fmt: skip
     if as_json:
         common.print_json(summary.to_dict())
     else:
@@ -197,32 +211,27 @@ def search(
         doc_types=frozenset(t.lower() for t in doc_type or ()),
     )
     ceiling_label = _label_arg(ceiling)
-    audit = _audit(cfg)
-    try:
-        with _store(cfg) as store:
-            principal = _principal(store, audit, user, "read")
-            eff = effective_clearance(principal.clearance, ceiling_label)
-            embedder = None
-            if mode != "bm25":
-                from enclave.embed import load_embedder
+    with _acting_as(cfg, user, "read") as (store, audit, principal):
+        eff = effective_clearance(principal.clearance, ceiling_label)
+        embedder = None
+        if mode != "bm25":
+            from enclave.embed import load_embedder
 
-                embedder = load_embedder(cfg)
-            hits = run_search(store, embedder, eff, query, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
-            audit.append(
-                "search",
-                actor=principal.name,
-                clearance=clearance_to_dict(eff),
-                details={
-                    **_question(audit, query, cfg.audit.hash_questions),
-                    "mode": mode,
-                    "k": k,
-                    "ceiling": ceiling,
-                    "effective_clearance": clearance_to_dict(eff),
-                    "results": [{"chunk_id": h.chunk_id, "label": h.portion} for h in hits],
-                },
-            )
-    finally:
-        _close(audit)
+            embedder = load_embedder(cfg)
+        hits = run_search(store, embedder, eff, query, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
+        audit.append(
+            "search",
+            actor=principal.name,
+            clearance=clearance_to_dict(eff),
+            details={
+                **_question(audit, query, cfg.audit.hash_questions),
+                "mode": mode,
+                "k": k,
+                "ceiling": ceiling,
+                "effective_clearance": clearance_to_dict(eff),
+                "results": [{"chunk_id": h.chunk_id, "label": h.portion} for h in hits],
+            },
+        )
     if as_json:
         common.print_json(
             {
@@ -323,14 +332,9 @@ def documents_list(
     from enclave.labels import accessible_label_ids, banner_colour, render_banner
 
     cfg = _settings()
-    audit = _audit(cfg)
-    try:
-        with _store(cfg) as store:
-            principal = _principal(store, audit, user, "read")
-            ids = accessible_label_ids(principal.clearance, store.labels())
-            docs = store.list_documents(ids, limit=limit, offset=offset)
-    finally:
-        _close(audit)
+    with _acting_as(cfg, user, "read") as (store, _audit_log, principal):
+        ids = accessible_label_ids(principal.clearance, store.labels())
+        docs = store.list_documents(ids, limit=limit, offset=offset)
     if as_json:
         common.print_json([_doc_dict(d) for d in docs])
         return
@@ -359,14 +363,9 @@ def documents_show(
     from enclave.labels import accessible_label_ids, banner_colour, render_banner, render_portion
 
     cfg = _settings()
-    audit = _audit(cfg)
-    try:
-        with _store(cfg) as store:
-            principal = _principal(store, audit, user, "read")
-            doc = _readable_document(store, principal, document_id)
-            chunks = store.document_chunks(doc.id, accessible_label_ids(principal.clearance, store.labels()))
-    finally:
-        _close(audit)
+    with _acting_as(cfg, user, "read") as (store, _audit_log, principal):
+        doc = _readable_document(store, principal, document_id)
+        chunks = store.document_chunks(doc.id, accessible_label_ids(principal.clearance, store.labels()))
     info = _doc_dict(doc)
     if as_json:
         info["chunk_list"] = [
@@ -402,27 +401,22 @@ def documents_delete(
     from enclave.labels import clearance_to_dict, label_to_dict
 
     cfg = _settings()
-    audit = _audit(cfg)
-    try:
-        with _store(cfg) as store:
-            principal = _principal(store, audit, user, "read")
-            doc = _readable_document(store, principal, document_id)
-            principal.require("delete")
-            if not yes and not typer.confirm(f"delete document {doc.id} ({doc.title})?"):
-                raise typer.Exit(1)
+    with _acting_as(cfg, user, "read") as (store, audit, principal):
+        doc = _readable_document(store, principal, document_id)
+        principal.require("delete")
+        if not yes and not typer.confirm(f"delete document {doc.id} ({doc.title})?"):
+            raise typer.Exit(1)
 
-            def record(_: int) -> None:
-                audit.append(
-                    "document.delete",
-                    actor=principal.name,
-                    clearance=clearance_to_dict(principal.clearance),
-                    details={"document_id": doc.id, "source": doc.source, "content_sha256": doc.content_hash,
-                             "label": label_to_dict(doc.label), "chunk_count": doc.n_chunks},
-                )  # fmt: skip
+        def record(_: int) -> None:
+            audit.append(
+                "document.delete",
+                actor=principal.name,
+                clearance=clearance_to_dict(principal.clearance),
+                details={"document_id": doc.id, "source": doc.source, "content_sha256": doc.content_hash,
+                         "label": label_to_dict(doc.label), "chunk_count": doc.n_chunks},
+            )  # fmt: skip
 
-            store.delete_document(doc.id, on_commit=record)
-    finally:
-        _close(audit)
+        store.delete_document(doc.id, on_commit=record)
     common.console.print(f"deleted document {document_id}")
 
 
@@ -435,12 +429,8 @@ def _directory() -> Iterator[Any]:
     from enclave.identity import UserDirectory
 
     cfg = _settings()
-    audit = _audit(cfg)
-    try:
-        with _store(cfg) as store:
-            yield UserDirectory(store, audit, actor=_operator())
-    finally:
-        _close(audit)
+    with _session(cfg) as (store, audit):
+        yield UserDirectory(store, audit, actor=_operator())
 
 
 def _user_dict(user: Any) -> dict[str, Any]:
