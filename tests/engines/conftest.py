@@ -16,19 +16,6 @@ import pytest
 from enclave.config import BUNDLED_MODEL_ID, Settings, load_settings
 from enclave.engines.models import BUILTIN_MODELS, resolve_path
 
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh ENCLAVE_HOME with no ENCLAVE_* overrides leaking in from the environment."""
-    for name in list(os.environ):
-        if name.startswith("ENCLAVE_"):
-            monkeypatch.delenv(name)
-    root = tmp_path / "home"
-    root.mkdir(mode=0o700)
-    monkeypatch.setenv("ENCLAVE_HOME", str(root))
-    return root
-
-
 # One llama.cpp thread: on a shared, oversubscribed CI machine several threads spin on each other's
 # barriers and run many times slower; one thread is fast and predictable for these short generations.
 ONE_THREAD = {"ENCLAVE_ENGINE__N_THREADS": "1"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,18 +11,6 @@ import numpy as np
 import pytest
 
 from enclave.config import Settings, load_settings
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh ENCLAVE_HOME with no ENCLAVE_* overrides leaking in from the environment."""
-    for name in list(os.environ):
-        if name.startswith("ENCLAVE_"):
-            monkeypatch.delenv(name)
-    root = tmp_path / "home"
-    root.mkdir(mode=0o700)
-    monkeypatch.setenv("ENCLAVE_HOME", str(root))
-    return root
 
 
 @pytest.fixture
