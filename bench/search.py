@@ -9,11 +9,14 @@ vectors (embedding 100k chunks would take ~10 minutes here and the scan cost doe
 values); queries are embedded with the real all-MiniLM-L6-v2, and that time is part of each latency.
 
 Per size it prints p50/p95 of the full hybrid search (query embedding + BM25 + dense + fusion +
-fetch) for a NATO SECRET analyst who reads about a third of the corpus, with the label filter on (the product
-code path) and off (the same pipeline without any label restriction), then the dense-index
-candidates on the same vectors: the label-partitioned numpy scan (used), a full numpy scan with a
-label mask, usearch HNSW with one index per label (the only way to filter inside usearch's Python
-API), and usearch over everything (unfiltered reference; filtering it would be post-filtering).
+fetch) for a NATO SECRET analyst who reads about a third of the corpus, with the label filter on
+(the product code path) and off (the same pipeline without any label restriction: BM25 over every
+posting with whole-corpus statistics, a full dense scan); then BM25 alone: the readable-statistics
+BM25 (used) against FTS5's corpus-wide ``bm25()`` joined to the label filter (the earlier path,
+which leaked through its statistics); then the dense-index candidates on the same vectors: the
+label-partitioned numpy scan (used), a full numpy scan with a label mask, usearch HNSW with one
+index per label (the only way to filter inside usearch's Python API), and usearch over everything
+(unfiltered reference; filtering it would be post-filtering).
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from enclave.embed import load_embedder  # noqa: E402
 from enclave.ingest.model import Chunk, ParsedDocument  # noqa: E402
 from enclave.labels import Clearance, Label, accessible_label_ids  # noqa: E402
 from enclave.retrieval import rrf, search  # noqa: E402
-from enclave.store.sqlite import SQLiteStore, fts_query  # noqa: E402
+from enclave.store.lexical import rank as bm25_rank  # noqa: E402
+from enclave.store.sqlite import MAX_QUERY_TERMS, SQLiteStore, fts_query, query_words  # noqa: E402
 from enclave.store.vectors import single_threaded_blas  # noqa: E402
 
 DIM = 384
@@ -112,17 +116,39 @@ def queries(store: SQLiteStore, n: int, seed: int = 11) -> list[str]:
     return out
 
 
+def unfiltered_bm25(store: SQLiteStore, query: str, limit: int) -> list[tuple[int, float]]:
+    """``SQLiteStore.bm25_search`` minus the label restriction: every posting, whole-corpus statistics."""
+    conn = store._conn
+    terms = store._tokenizer.query_terms(" ".join(query_words(query)))[:MAX_QUERY_TERMS]
+    n_rows, n_tokens = conn.execute("SELECT count(*), coalesce(sum(n_tokens), 0) FROM chunk_labels").fetchone()
+    postings, hits = [], []
+    for term in terms:
+        found = conn.execute("SELECT id FROM terms WHERE term = ?", (term,)).fetchone()
+        if found is None:
+            continue
+        rows = conn.execute("SELECT chunk_id, tf, dl FROM chunk_terms WHERE term_id = ?", found).fetchall()
+        flat = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        postings.append((flat[:, 0], flat[:, 1].astype(np.float64), flat[:, 2].astype(np.float64)))
+        hits.append(len(rows))
+    return bm25_rank(postings, hits, n_rows, n_tokens, limit)
+
+
+def fts5_bm25(store: SQLiteStore, query: str, readable: frozenset[int], limit: int) -> list[tuple[int, float]]:
+    """The earlier path: FTS5's bm25() (corpus-wide statistics) with the label filter joined in."""
+    rows = store._conn.execute(
+        "SELECT l.chunk_id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunk_labels l ON l.chunk_id = chunks_fts.rowid"
+        " WHERE chunks_fts MATCH ? AND l.label_id IN (SELECT value FROM json_each(?)) ORDER BY s, l.chunk_id LIMIT ?",
+        (fts_query(query), str(sorted(readable)), limit),
+    ).fetchall()
+    return [(int(c), -float(s)) for c, s in rows]
+
+
 def unfiltered_search(store: SQLiteStore, embedder, query: str, k: int = 10) -> list[int]:
     """The same hybrid pipeline with no label restriction at all (the 'filter off' baseline)."""
     from enclave.store.base import RankedChunk
 
     depth = max(50, 4 * k)
-    rows = store._conn.execute(
-        "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
-        " WHERE chunks_fts MATCH ? ORDER BY s, c.id LIMIT ?",
-        (fts_query(query), depth),
-    ).fetchall()
-    bm25 = [RankedChunk(int(c), i, -s) for i, (c, s) in enumerate(rows, 1)]  # no label join at all
+    bm25 = [RankedChunk(c, i, s) for i, (c, s) in enumerate(unfiltered_bm25(store, query, depth), 1)]
     index = store.dense_index()
     q = embedder.embed([query])[0]
     with single_threaded_blas():  # same BLAS setting as the product path
@@ -261,8 +287,29 @@ def run(size: int, n_queries: int, embedder, workdir: Path) -> None:
     print(f"  filter ON / OFF wall           p50 x{on50 / off50:.2f}  p95 x{on95 / off95:.2f}")
     w50, w95 = pct(wide)
     print(f"  top clearance / OFF wall       p50 x{w50 / off50:.2f}  p95 x{w95 / off95:.2f}")
+    bm25_alone(store, qs, {"analyst": readable, "top clearance": top_ids})
     vector_candidates(store, readable, n_queries)
     store.close()
+
+
+def bm25_alone(store: SQLiteStore, qs: list[str], readers: dict[str, frozenset[int]], depth: int = 50) -> None:
+    """BM25 by itself: readable statistics (used) vs FTS5's corpus-wide bm25() vs no filter at all."""
+    cases = [("no label filter (whole-corpus statistics)", lambda q: unfiltered_bm25(store, q, depth))]
+    for who, ids in readers.items():
+        cases.append((f"{who}: readable statistics (used)", lambda q, ids=ids: store.bm25_search(q, ids, limit=depth)))
+        cases.append((f"{who}: FTS5 bm25() + label join (before)", lambda q, ids=ids: fts5_bm25(store, q, ids, depth)))
+    timings: dict[str, list[float]] = {name: [] for name, _ in cases}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for q in qs:  # interleaved so every variant sees the same machine state
+        for name, fn in cases:
+            t, c = time.perf_counter(), time.process_time()
+            fn(q)
+            timings[name].append((time.perf_counter() - t) * 1000)
+            cpu[name].append((time.process_time() - c) * 1000)
+    for name, lat in timings.items():
+        p50, p95 = pct(lat)
+        c50, c95 = pct(cpu[name])
+        print(f"  BM25 alone, {name:<46} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  (cpu p50 {c50:.2f}, p95 {c95:.2f})")
 
 
 def main() -> None:

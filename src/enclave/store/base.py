@@ -154,7 +154,10 @@ class Store(Protocol):
     # -- search --------------------------------------------------------------------------------
     def bm25_search(
         self, query: str, label_ids: Collection[int], *, limit: int, filters: SearchFilters | None = None
-    ) -> list[RankedChunk]: ...
+    ) -> list[RankedChunk]:
+        """BM25 over the chunks under ``label_ids``, with every statistic (chunk count, average length,
+        document frequencies) counted over those chunks only: nothing else may move a score or the order."""
+        ...
 
     def dense_search(
         self, vector: np.ndarray, label_ids: Collection[int], *, limit: int, filters: SearchFilters | None = None

@@ -1,8 +1,9 @@
 """``POST /v1/search``: label-filtered hybrid search, audited, with the results' joint banner.
 
-Only what the effective clearance may read is ranked and returned. Raw BM25 scores are never sent:
-FTS5 computes them with corpus-wide term statistics, so their values would move with documents the
-caller cannot read. In ``bm25`` mode the score is rank-based (``1 / (60 + rank)``, as in the fusion).
+Only what the effective clearance may read is ranked and returned. The response carries one
+rank-based score per hit (the fused reciprocal-rank score; in ``bm25`` mode ``1 / (60 + rank)``, as in
+the fusion) rather than the retrievers' raw scores, which are internal and retriever-specific. (BM25
+itself is computed from readable chunks only, so no score or order depends on inaccessible ones.)
 """
 
 from __future__ import annotations
