@@ -65,7 +65,7 @@ def init(
 
 
 def _register_subcommands() -> None:
-    """Each command group lives in its own module; a missing optional group is skipped."""
+    """Each command group lives in its own module exposing ``register(app)``."""
     import importlib
 
     for module_name in (
@@ -78,13 +78,7 @@ def _register_subcommands() -> None:
         "enclave.cli.guard_cmds",
         "enclave.cli.cyber_cmds",
     ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(module_name).register(app)
 
 
 _register_subcommands()
