@@ -52,6 +52,8 @@ def scan(
         label=label,
         db_path=db,
         triage_limit=cfg.cyber.triage_incidents,
+        # compiled rule sets are cached in the home (keyed on rule contents and pySigma versions)
+        rules_cache_dir=cfg.in_home("cache/sigma") if cfg.config_file.exists() else None,
     )
     from datetime import timedelta
 

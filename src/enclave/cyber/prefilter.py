@@ -4,7 +4,8 @@ Most Sigma rules can only match if some literal text occurs in some field: ``Ima
 '\\mimikatz.exe'`` needs ``\\mimikatz.exe`` in ``Image``. From the rule's processed condition tree we
 derive such a *needle set* -- at least one (field, substring) of it must be present -- soundly:
 an AND may use any one of its operands' sets, an OR needs every operand to have one (their union),
-and a NOT or a regular expression guarantees nothing. A substring search over the partition's
+a value expanded into variants (``|windash``, ``|base64offset``) is an OR of them, and a NOT or a
+regular expression guarantees nothing. A substring search over the partition's
 distinct rows (values lower-cased) then finds the candidate rows for each needle, and the rule's
 own SQL decides the final match on those candidates only. The prefilter can only widen the
 candidate set (Unicode lower-casing folds more than SQLite's ASCII-only LIKE), never drop a match.
@@ -52,6 +53,13 @@ def needles_of(node: Any) -> Needles | None:
         field = node.field
         if not field or field.lower() in _SKIP_FIELDS or not _BAREWORD.match(field):
             return None
+        from sigma.types import SigmaExpansion
+
+        if isinstance(node.value, SigmaExpansion):  # |windash, |base64offset: any one of the variants
+            literals = [_plain(v) for v in node.value.values]
+            if not literals or any(lit is None for lit in literals):
+                return None
+            return frozenset((field, lit) for lit in literals if lit)
         literal = _plain(node.value)
         return frozenset({(field, literal)}) if literal else None
     if isinstance(node, ConditionAND):

@@ -8,6 +8,7 @@ The logs' label is resolved first and marks everything the scan produces.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,12 +18,12 @@ from typing import Any
 from enclave.cyber.analytics import AnalyticsConfig, run_analytics
 from enclave.cyber.errors import CyberError
 from enclave.cyber.incidents import alerts_from_hits, build_incidents, tactic_matrix
+from enclave.cyber.ingest import gc_paused, ingest, use_worker
 from enclave.cyber.marking import LogLabel, resolve_label
-from enclave.cyber.model import ParseIssue
-from enclave.cyber.parsers.detect import PARSERS, detect
 from enclave.cyber.sigma_rules import RuleSet, load_rules
 from enclave.cyber.sigma_run import run_rules
-from enclave.cyber.sources import Limits, expand_paths
+from enclave.cyber.sigma_stream import StreamingRules
+from enclave.cyber.sources import Limits
 from enclave.cyber.store import EventStore
 
 # progress(stage, done, total): stages are "rules", "parse", "detect", "triage"
@@ -42,6 +43,8 @@ class ScanOptions:
     incident_gap: timedelta = timedelta(hours=1)
     triage_limit: int = 5  # incidents triaged (most severe first) when an engine is given
     actor: str | None = None
+    rules_cache_dir: Path | None = None  # compiled rule sets kept here (the home's cache); None: compile each scan
+    parse_worker: bool | None = None  # parse in a second process; None: when the input is large
 
 
 @dataclass
@@ -68,6 +71,28 @@ def run_scan(
     ruleset: RuleSet | None = None,
 ) -> ScanResult:
     """Scan ``paths``; ``engine`` enables triage, ``audit`` (an AuditLog) records the scan and triage."""
+    with gc_paused():  # millions of short-lived objects: reference counting frees them (see gc_paused)
+        return _run_scan(
+            paths,
+            system_high=system_high,
+            options=options,
+            engine=engine,
+            audit=audit,
+            progress=progress,
+            ruleset=ruleset,
+        )
+
+
+def _run_scan(
+    paths: list[Path],
+    *,
+    system_high: str,
+    options: ScanOptions | None = None,
+    engine: Any = None,
+    audit: Any = None,
+    progress: Progress | None = None,
+    ruleset: RuleSet | None = None,
+) -> ScanResult:
     options = options or ScanOptions()
     progress = progress or _noop
     if not paths:
@@ -82,41 +107,34 @@ def run_scan(
     t0 = time.perf_counter()
     if ruleset is None:
         ruleset = (
-            load_rules(options.rules_dirs, lambda d, t: progress("rules", d, t)) if options.rules_dirs else RuleSet()
+            load_rules(options.rules_dirs, lambda d, t: progress("rules", d, t), cache_dir=options.rules_cache_dir)
+            if options.rules_dirs
+            else RuleSet()
         )
     timings["rules_load_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    issues: list[ParseIssue] = []
-    formats: dict[str, int] = {}
     store = EventStore(options.db_path)
     try:
         store.set_meta("label", label.to_dict())
-        sources = 0
-        for source in expand_paths(paths, issues, options.limits):
-            sources += 1
-            try:
-                kind = detect(source)
-            except OSError as exc:
-                issues.append(ParseIssue(source.name, None, "file", f"cannot read: {exc}"))
-                continue
-            if kind is None:
-                issues.append(ParseIssue(source.name, 0, "byte", "unrecognised log format"))
-                continue
-            before = store.count
-            try:
-                store.add(PARSERS[kind](source, issues))
-            except Exception as exc:  # a parser bug must not end the scan: report it with the file
-                issues.append(
-                    ParseIssue(source.name, None, "file", f"{kind} parser stopped: {type(exc).__name__}: {exc}")
-                )
-            formats[kind] = formats.get(kind, 0) + store.count - before
-            progress("parse", store.count, None)
+        worker = use_worker(paths) if options.parse_worker is None else options.parse_worker
+        # With a parsing process, event rules match each stored span while the next is parsed
+        streaming = StreamingRules(store, ruleset) if worker and ruleset.rules else None
+        stats = ingest(
+            store,
+            paths,
+            options.limits,
+            worker=worker,
+            progress=lambda count: progress("parse", count, None),
+            on_rows=streaming.rows_stored if streaming else None,
+        )
+        issues, formats, sources = stats.issues, stats.formats, stats.sources
         store.finish_loading()
         timings["parse_s"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()
-        run = run_rules(store, ruleset, lambda d, t: progress("detect", d, t))
+        detect_progress: Callable[[int, int], None] = lambda d, t: progress("detect", d, t)  # noqa: E731
+        run = streaming.finish(detect_progress) if streaming else run_rules(store, ruleset, detect_progress)
         alerts, counts = alerts_from_hits(store, run)
         analytic_alerts = run_analytics(store, options.analytics)
         alerts.extend(analytic_alerts)
@@ -138,6 +156,7 @@ def run_scan(
 
         failures = [*ruleset.failures, *run.failures]
         rule_hits = []
+        per_rule = Counter(a.rule.id or a.rule.title for a in alerts)  # analytics: one alert each
         seen: set[str] = set()
         for alert in alerts:
             key = alert.rule.id or alert.rule.title
@@ -147,7 +166,7 @@ def run_scan(
             rule_hits.append(
                 {
                     **alert.rule.to_dict(),
-                    "hits": counts.get(key, sum(1 for a in alerts if (a.rule.id or a.rule.title) == key)),
+                    "hits": counts.get(key, per_rule[key]),
                 }
             )
         incident_dicts = [i.to_dict() for i in incidents]

@@ -120,13 +120,31 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-def load_rules(dirs: Iterable[Path], progress: Callable[[int, int], None] | None = None) -> RuleSet:
-    """Load and compile every rule under ``dirs``."""
+def load_rules(
+    dirs: Iterable[Path], progress: Callable[[int, int], None] | None = None, *, cache_dir: Path | None = None
+) -> RuleSet:
+    """Load and compile every rule under ``dirs``; with ``cache_dir``, reuse an identical earlier compilation."""
+    files = rule_files(dirs)
+    if cache_dir is None:
+        return _compile_files(files, progress)
+    from enclave.cyber import rule_cache
+
+    key = rule_cache.cache_key(files)
+    cached = rule_cache.load(cache_dir, key)
+    if cached is not None:
+        if progress:
+            progress(cached.loaded, cached.loaded)
+        return cached
+    result = _compile_files(files, progress)
+    rule_cache.save(cache_dir, key, result)
+    return result
+
+
+def _compile_files(files: list[Path], progress: Callable[[int, int], None] | None) -> RuleSet:
     from sigma.collection import SigmaCollection
     from sigma.correlations import SigmaCorrelationRule
     from sigma.rule import SigmaRule
 
-    files = rule_files(dirs)
     result = RuleSet(files=len(files))
     loaded: list[tuple[Any, Path]] = []
     for path in files:

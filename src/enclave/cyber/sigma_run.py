@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from enclave.cyber.candidates import CandidateFinder
 from enclave.cyber.model import RuleFailure
-from enclave.cyber.prefilter import NON_ASCII
 from enclave.cyber.sigma_rules import CompiledRule, RuleSet
 from enclave.cyber.store import EventStore, quote_ident
 
@@ -37,6 +36,7 @@ class RunResult:
     failures: list[RuleFailure] = field(default_factory=list)
     executed: int = 0
     skipped: int = 0  # rules whose log source does not occur in this scan
+    rule_errors: list[tuple[CompiledRule, RuleFailure]] = field(default_factory=list)  # SQL errors, by rule
 
 
 def _sql_str(value: str) -> str:
@@ -67,14 +67,15 @@ def _scope(rule: CompiledRule, present: dict[str, set[str]]) -> str | None:
     return None
 
 
-def _present(store: EventStore) -> tuple[dict[str, set[str]], set[str], set[int]]:
+def _present(store: EventStore, span: str = "") -> tuple[dict[str, set[str]], set[str], set[int]]:
     products: dict[str, set[str]] = {}
-    for product, service in store.conn.execute("SELECT DISTINCT _product, _service FROM logs"):
+    for product, service in store.conn.execute(f"SELECT DISTINCT _product, _service FROM logs WHERE 1{span}"):
         products.setdefault(str(product).lower(), set()).add(str(service or "").lower())
     channels: set[str] = set()
     eids: set[int] = set()
     if store.has_column("Channel") and store.has_column("EventID"):
-        for channel, eid in store.conn.execute("SELECT DISTINCT Channel, EventID FROM logs WHERE _product = 'windows'"):
+        sql = f"SELECT DISTINCT Channel, EventID FROM logs WHERE _product = 'windows'{span}"
+        for channel, eid in store.conn.execute(sql):
             channels.add(str(channel or "").lower())
             try:
                 eids.add(int(eid))
@@ -106,9 +107,8 @@ HIGH_CARDINALITY = frozenset(
 DEDUP_MIN_ROWS = 5000
 PREFILTER_MIN_ROWS = 500  # below this, running the rules over every distinct row is cheap enough
 PREFILTER_MIN_RULES = 8
-SEPARATOR = "\x00"
-PREFILTER_MAX_SHARE = 0.3  # a rule whose candidates exceed this share of rows is simply scanned
 DEDUP_MIN_RULES = 4
+SKIP_EMPTY = True  # skip a rule when every field it needs a substring in is empty (False: plain SQL, for tests)
 
 
 def _runnable(
@@ -124,36 +124,45 @@ def _runnable(
     return scope
 
 
-def run_rules(store: EventStore, ruleset: RuleSet, progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Run every rule once over the whole store.
+@dataclass
+class SpanPlan:
+    """How the event rules run over a span of rows: distinct-row groups first, then one by one."""
+
+    groups: list[tuple[str, list[tuple[CompiledRule, str]]]] = field(default_factory=list)  # (where, tier)
+    direct: list[tuple[CompiledRule, str]] = field(default_factory=list)
+
+    def order(self) -> list[CompiledRule]:
+        return [rule for _, tier in self.groups for rule, _ in tier] + [rule for rule, _ in self.direct]
+
+
+def ensure_columns(store: EventStore, ruleset: RuleSet) -> None:
+    needed = {f for rule in ruleset.rules for f in rule.fields}
+    for name in sorted(f for f in needed if not store.has_column(f)):
+        # A rule may name a field no event carries: it must read as NULL, not fail to compile
+        store.ensure_column(name)
+
+
+def plan_span(store: EventStore, ruleset: RuleSet, span: str, result: RunResult) -> SpanPlan:
+    """Which event rules run over the rows of ``span`` and how (skips and failures go to ``result``).
 
     Windows rules are partitioned by the channels and event ids their conditions require. A large
     partition is first reduced to its distinct combinations of the fields its rules read (keeping
     the rowids of each), rules run over those, and hits expand back to events: logs repeat the same
     image and command line many times, and each distinct one is then matched once.
     """
-    result = RunResult()
-    products, channels, eids = _present(store)
-    needed = {f for rule in ruleset.rules for f in rule.fields}
-    for name in sorted(f for f in needed if not store.has_column(f)):
-        # A rule may name a field no event carries: it must read as NULL, not fail to compile
-        store.ensure_column(name)
-    total = len(ruleset.rules)
-    done = 0
+    products, channels, eids = _present(store, span)
     partitions: dict[tuple[tuple[str, ...], tuple[int, ...]], list[tuple[CompiledRule, str]]] = {}
-    direct: list[tuple[CompiledRule, str]] = []
+    plan = SpanPlan()
     for rule in ruleset.rules:
         if rule.kind == "correlation":
             continue
         scope = _runnable(rule, products, channels, eids, result)
         if scope is None:
-            done += 1
             continue
         if not store.has_all(rule.fields):
             result.failures.append(
                 RuleFailure(rule.meta.path, rule.meta.title, rule.meta.id, "too many distinct fields for one table")
             )
-            done += 1
             continue
         if (
             rule.product == "windows"
@@ -163,43 +172,90 @@ def run_rules(store: EventStore, ruleset: RuleSet, progress: Callable[[int, int]
         ):
             partitions.setdefault((rule.channels, rule.event_ids), []).append((rule, scope))
         else:
-            direct.append((rule, scope))
-
-    def tick(count: int = 1) -> None:
-        nonlocal done
-        done += count
-        if progress:
-            progress(min(done, total), total)
-
+            plan.direct.append((rule, scope))
+    moved: list[tuple[CompiledRule, str]] = []
     for (chans, ids), members in partitions.items():
         where = f"Channel IN ({', '.join(_sql_str(c) for c in chans)}) AND EventID IN ({', '.join(map(str, ids))})"
-        if len(members) < DEDUP_MIN_RULES or _count(store, where) < DEDUP_MIN_ROWS:
-            direct.extend(members)
+        if len(members) < DEDUP_MIN_RULES or _count(store, where + span) < DEDUP_MIN_ROWS:
+            moved.extend(members)
             continue
         for tier in _tiers(members):
             if len(tier) < DEDUP_MIN_RULES:
-                direct.extend(tier)
-                continue
-            fields = sorted({f for rule, _ in tier for f in rule.fields} | {"Channel", "EventID"}, key=str.lower)
-            table = _distinct_table(store, where, fields)
-            finder = _Prefilter(store, table, tier)
-            for rule, _scope_sql in tier:
-                candidates = finder.candidates(rule)
-                if candidates is not None and not candidates:
-                    result.executed += 1  # no row holds any of the rule's required substrings
-                else:
-                    _run_one(store, rule, table, result, expand=True, rowids=candidates)
-                tick()
-            finder.drop()
-            store.conn.execute(f"DROP TABLE temp.{table}")
-    for rule, scope in direct:
-        _run_one(store, rule, f"logs WHERE {scope} AND", result, expand=False)
+                moved.extend(tier)
+            else:
+                plan.groups.append((where, tier))
+    plan.direct.extend(moved)
+    return plan
+
+
+def execute_plan(store: EventStore, plan: SpanPlan, span: str, result: RunResult, tick: Callable[[], None]) -> None:
+    """Run a plan's event rules over the rows of ``span``, adding hits and SQL failures to ``result``."""
+    for where, tier in plan.groups:
+        fields = sorted({f for rule, _ in tier for f in rule.fields} | {"Channel", "EventID"}, key=str.lower)
+        table = _distinct_table(store, where + span, fields)
+        finder = CandidateFinder(
+            store.conn,
+            table,
+            [rule.needles for rule, _ in tier],
+            lambda name: quote_ident(store.column_name(name)),
+            enabled=len(tier) >= PREFILTER_MIN_RULES,
+            min_rows=PREFILTER_MIN_ROWS,
+        )
+        for rule, _scope_sql in tier:
+            candidates = finder.candidates(rule.needles)
+            if candidates is not None and not candidates:
+                result.executed += 1  # no row holds any of the rule's required substrings
+            else:
+                run_one(store, rule, table, result, expand=True, rowids=candidates)
+            tick()
+        finder.close()
+        store.conn.execute(f"DROP TABLE temp.{table}")
+    filled: dict[str, bool] = {}
+    for rule, scope in plan.direct:
+        if SKIP_EMPTY and rule.needles and not any(_has_values(store, name, span, filled) for name, _ in rule.needles):
+            result.executed += 1  # every field the rule needs a substring in is empty in these rows
+        else:
+            run_one(store, rule, f"logs WHERE {scope}{span} AND", result, expand=False)
         tick()
+
+
+def _has_values(store: EventStore, name: str, span: str, filled: dict[str, bool]) -> bool:
+    """Whether any row of ``span`` has a value in field ``name`` (answers cached per span)."""
+    key = name.lower()
+    if not store.has_column(name):
+        return True  # not a column the store knows: let the rule's own SQL decide
+    if key not in filled:
+        column = quote_ident(store.column_name(name))
+        sql = f"SELECT EXISTS (SELECT 1 FROM logs WHERE {column} IS NOT NULL{span})"
+        filled[key] = bool(store.conn.execute(sql).fetchone()[0])
+    return filled[key]
+
+
+def run_rules(store: EventStore, ruleset: RuleSet, progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Run every rule once over the whole store."""
+    result = RunResult()
+    ensure_columns(store, ruleset)
+    total = len(ruleset.rules)
+    plan = plan_span(store, ruleset, "", result)
+    done = total - len(plan.order()) - sum(1 for r in ruleset.rules if r.kind == "correlation")
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(min(done, total), total)
+
+    execute_plan(store, plan, "", result, tick)
     for rule in ruleset.rules:
         if rule.kind == "correlation":
-            _run_correlation(store, rule, result)
+            run_correlation(store, rule, result)
             tick()
     return result
+
+
+def span_sql(low: int, high: int | None) -> str:
+    """A WHERE fragment confining a query to rowids in (low, high]."""
+    return f" AND rowid > {int(low)}" + (f" AND rowid <= {int(high)}" if high is not None else "")
 
 
 def _tiers(members: list[tuple[CompiledRule, str]]) -> list[list[tuple[CompiledRule, str]]]:
@@ -241,79 +297,7 @@ def _distinct_table(store: EventStore, where: str, fields: list[str]) -> str:
     return name
 
 
-class _Prefilter:
-    """Candidate rows of a distinct table per rule: rows holding at least one of the rule's needles.
-
-    Each needle field's values are lower-cased and joined into one string, so that finding a needle
-    is one ``str.find`` pass at C speed; offsets map back to rows. Results are cached per needle:
-    many rules share needles (``\\powershell.exe``).
-    """
-
-    def __init__(self, store: EventStore, table: str, tier: list[tuple[CompiledRule, str]]) -> None:
-        self.store = store
-        self.table = table
-        self.enabled = False
-        self.cache: dict[tuple[str, str], set[int]] = {}
-        self.texts: dict[str, tuple[str, list[int], list[int], list[str]]] = {}
-        self.rows = int(store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-        self.enabled = self.rows >= PREFILTER_MIN_ROWS and len(tier) >= PREFILTER_MIN_RULES
-
-    def _text(self, field: str) -> tuple[str, list[int], list[int], list[str]]:
-        key = field.lower()
-        if key not in self.texts:
-            column = quote_ident(self.store.column_name(field))
-            rowids: list[int] = []
-            values: list[str] = []
-            for rowid, value in self.store.conn.execute(
-                f"SELECT rowid, {column} FROM {self.table} WHERE {column} IS NOT NULL"
-            ):
-                rowids.append(rowid)
-                values.append(str(value).lower())
-            starts: list[int] = []
-            position = 0
-            for value in values:
-                starts.append(position)
-                position += len(value) + 1
-            self.texts[key] = (SEPARATOR.join(values), starts, rowids, values)
-        return self.texts[key]
-
-    def _find(self, field: str, literal: str) -> set[int]:
-        big, starts, rowids, values = self._text(field)
-        if literal == NON_ASCII:
-            return {rowid for rowid, value in zip(rowids, values, strict=True) if not value.isascii()}
-        found: set[int] = set()
-        at = big.find(literal)
-        while at != -1:
-            index = bisect_right(starts, at) - 1
-            found.add(rowids[index])
-            following = index + 1
-            at = big.find(literal, starts[following]) if following < len(starts) else -1
-        return found
-
-    def candidates(self, rule: CompiledRule) -> set[int] | None:
-        """Rows that may match (None: no prefilter for this rule, scan them all)."""
-        if not self.enabled or not rule.needles:
-            return None
-        found: set[int] = set()
-        for name, literal in rule.needles:
-            if literal != NON_ASCII and SEPARATOR in literal:
-                return None
-            key = (name.lower(), literal)
-            rows = self.cache.get(key)
-            if rows is None:
-                rows = self._find(name, literal)
-                self.cache[key] = rows
-            found |= rows
-            if len(found) > self.rows * PREFILTER_MAX_SHARE:
-                return None
-        return found
-
-    def drop(self) -> None:
-        self.texts.clear()
-        self.cache.clear()
-
-
-def _run_one(
+def run_one(
     store: EventStore,
     rule: CompiledRule,
     source: str,
@@ -336,7 +320,9 @@ def _run_one(
             else:
                 hits.rowids.extend(r[0] for r in store.conn.execute(f"SELECT rowid FROM {source} ({where})"))
     except (sqlite3.Error, UnicodeError) as exc:  # UnicodeError: lone surrogates in a rule
-        result.failures.append(RuleFailure(rule.meta.path, rule.meta.title, rule.meta.id, f"SQL error: {exc}"))
+        failure = RuleFailure(rule.meta.path, rule.meta.title, rule.meta.id, f"SQL error: {exc}")
+        result.failures.append(failure)
+        result.rule_errors.append((rule, failure))
         return
     result.executed += 1
     if hits.rowids:
@@ -344,11 +330,11 @@ def _run_one(
         result.hits.append(hits)
 
 
-def _run_correlation(store: EventStore, rule: CompiledRule, result: RunResult) -> None:
-    from sigma.backends.sqlite.runtime import execute_plan
+def run_correlation(store: EventStore, rule: CompiledRule, result: RunResult) -> None:
+    from sigma.backends.sqlite.runtime import execute_plan as execute_correlation
 
     try:
-        rows, _diag = execute_plan(store.conn, rule.plan, include_events=False)
+        rows, _diag = execute_correlation(store.conn, rule.plan, include_events=False)
     except (sqlite3.Error, ValueError, RuntimeError, KeyError) as exc:
         result.failures.append(RuleFailure(rule.meta.path, rule.meta.title, rule.meta.id, f"correlation failed: {exc}"))
         return
@@ -378,4 +364,4 @@ def _run_correlation(store: EventStore, rule: CompiledRule, result: RunResult) -
     result.hits.append(hits)
 
 
-__all__ = ["RuleHits", "RunResult", "quote_ident", "run_rules"]
+__all__ = ["RuleHits", "RunResult", "execute_plan", "plan_span", "quote_ident", "run_one", "run_rules", "span_sql"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,29 @@ from enclave.cyber.parsers.base import META_COLUMNS
 
 MAX_COLUMNS = 1900  # SQLite's default limit is 2000; fields beyond this go to the _extra JSON column
 BATCH = 5000
+INDEXES = {"ix_chan_eid": ("Channel", "EventID"), "ix_prod": ("_product", "_service"), "ix_host_ts": ("_host", "_ts")}
+
+
+# A batch of events grouped by their keys: ([(keys, [values, ...]), ...], group index of each
+# event in order). Compact to send between processes (each key tuple once), ready for executemany,
+# and the order lets the store replay the batch event by event when it has to.
+RowGroups = list[tuple[tuple[str, ...], list[tuple[Any, ...]]]]
+GroupedBatch = tuple[RowGroups, array]
+
+
+def group_events(events: Iterable[dict[str, Any]]) -> GroupedBatch:
+    """Group events by their keys with a value (a None value is no field: it stays NULL)."""
+    groups: dict[tuple[str, ...], tuple[int, list[tuple[Any, ...]]]] = {}
+    order = array("I")
+    for event in events:
+        keys = tuple(k for k, v in event.items() if v is not None)
+        values = tuple(event.values()) if len(keys) == len(event) else tuple(event[k] for k in keys)
+        entry = groups.get(keys)
+        if entry is None:
+            entry = groups[keys] = (len(groups), [])
+        entry[1].append(values)
+        order.append(entry[0])
+    return [(keys, rows) for keys, (_, rows) in groups.items()], order
 
 
 def quote_ident(name: str) -> str:
@@ -108,43 +132,66 @@ class EventStore:
         for event in events:
             batch.append(event)
             if len(batch) >= BATCH:
-                added += self._flush(batch)
+                added += self.add_groups(group_events(batch))
                 batch = []
         if batch:
-            added += self._flush(batch)
+            added += self.add_groups(group_events(batch))
         return added
 
-    def _flush(self, batch: list[dict[str, Any]]) -> int:
-        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    def add_groups(self, batch: GroupedBatch) -> int:
+        """Insert a batch of events grouped by ``group_events``; returns how many were stored.
+
+        When every group's keys are existing column names (the usual case once the first events
+        created them), each group goes straight to ``executemany``. Otherwise the batch is replayed
+        in event order and keys are mapped one by one (a new field, another case, the column
+        limit), so that columns are created and rows inserted exactly as event-by-event would.
+        """
+        groups, order = batch
         exact = self._exact
-        for event in batch:
-            keys = tuple(k for k, v in event.items() if v is not None)
-            if not exact.issuperset(keys):
-                event = self._normalise_keys(event)
-                keys = tuple(event)
-            groups.setdefault(keys, []).append(tuple(event[k] for k in keys))
-        for keys, rows in groups.items():
+        ready: dict[tuple[str, ...], list[tuple[Any, ...]]]
+        if all(exact.issuperset(keys) for keys, _ in groups):
+            ready = dict(groups)
+        else:
+            ready = {}
+            rows_of = [iter(rows) for _, rows in groups]
+            for index in order:
+                keys = groups[index][0]
+                row = next(rows_of[index])
+                if not exact.issuperset(keys):
+                    event = self._normalise_keys(dict(zip(keys, row, strict=True)))
+                    keys, row = tuple(event), tuple(event.values())
+                ready.setdefault(keys, []).append(row)
+        for keys, rows in ready.items():
             sql = self._insert_sql.get(keys)
             if sql is None:
                 names = ", ".join(quote_ident(k) for k in keys)
-                sql = f"INSERT INTO logs ({names}) VALUES ({', '.join('?' * len(keys))})"
+                values = ", ".join("?" * len(keys))
+                sql = f"INSERT INTO logs ({names}) VALUES ({values})" if keys else "INSERT INTO logs DEFAULT VALUES"
                 self._insert_sql[keys] = sql
             self.conn.executemany(sql, rows)
-        self.count += len(batch)
-        return len(batch)
+        self.count += len(order)
+        return len(order)
 
     def finish_loading(self) -> None:
         """Index the hot fields the rules and analytics filter on."""
-        for name, cols in (
-            ("ix_chan_eid", ("Channel", "EventID")),
-            ("ix_prod", ("_product", "_service")),
-            ("ix_host_ts", ("_host", "_ts")),
-        ):
-            if all(c.lower() in self.columns for c in cols):
-                names = ", ".join(quote_ident(self.columns[c.lower()]) for c in cols)
-                self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON logs ({names})")
+        for name, cols in INDEXES.items():
+            self._index(name, cols)
+        # Sampled statistics: the planner only needs their shape, and a full ANALYZE reads every index
+        self.conn.execute("PRAGMA analysis_limit=2000")
         self.conn.execute("ANALYZE")
         self.conn.commit()
+
+    def index_channels(self) -> None:
+        """The (Channel, EventID) index already while loading, for rules matched span by span.
+
+        Its implicit trailing rowid lets a rule read just its channel's rows of one span.
+        """
+        self._index("ix_chan_eid", INDEXES["ix_chan_eid"])
+
+    def _index(self, name: str, cols: tuple[str, ...]) -> None:
+        if all(c.lower() in self.columns for c in cols):
+            names = ", ".join(quote_ident(self.columns[c.lower()]) for c in cols)
+            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON logs ({names})")
 
     def ensure_column(self, name: str) -> bool:
         """Add an (all-NULL) column a rule names; False when the table is full."""

@@ -6,7 +6,6 @@ the rest of the file is still read.
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 import evtx
 
 from enclave.cyber.model import ParseIssue
+from enclave.cyber.parsers.base import loads
 from enclave.cyber.parsers.windows import add_meta, flatten_evtx_json
 from enclave.cyber.sources import Source
 
@@ -33,7 +33,7 @@ def parse(source: Source, issues: list[ParseIssue]) -> Iterator[dict[str, Any]]:
             try:
                 for record in parser.records_json():
                     try:
-                        event = json.loads(record["data"])
+                        event = loads(record["data"])
                     except (ValueError, KeyError) as exc:
                         issues.append(
                             ParseIssue(source.name, record.get("event_record_id"), "record", f"bad record JSON: {exc}")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from enclave.cyber.model import ParseIssue
+from enclave.cyber.parsers.base import loads
 from enclave.cyber.parsers.windows import add_meta, flatten_any
 from enclave.cyber.sources import Source
 
@@ -78,7 +79,6 @@ def parse(source: Source, issues: list[ParseIssue]) -> Iterator[dict[str, Any]]:
         handle.seek(0)
         if _is_line_delimited(head):
             # JSON Lines: one event at a time, so a multi-gigabyte export never sits in memory whole
-            loads = json.loads
             for number, raw in enumerate(handle, start=1):
                 if not raw.strip():
                     continue
