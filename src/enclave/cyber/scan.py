@@ -60,6 +60,8 @@ def _noop(stage: str, done: int, total: int | None) -> None:
     return None
 
 
+# millions of short-lived objects: reference counting frees them (see gc_paused)
+@gc_paused()
 def run_scan(
     paths: list[Path],
     *,
@@ -71,28 +73,6 @@ def run_scan(
     ruleset: RuleSet | None = None,
 ) -> ScanResult:
     """Scan ``paths``; ``engine`` enables triage, ``audit`` (an AuditLog) records the scan and triage."""
-    with gc_paused():  # millions of short-lived objects: reference counting frees them (see gc_paused)
-        return _run_scan(
-            paths,
-            system_high=system_high,
-            options=options,
-            engine=engine,
-            audit=audit,
-            progress=progress,
-            ruleset=ruleset,
-        )
-
-
-def _run_scan(
-    paths: list[Path],
-    *,
-    system_high: str,
-    options: ScanOptions | None = None,
-    engine: Any = None,
-    audit: Any = None,
-    progress: Progress | None = None,
-    ruleset: RuleSet | None = None,
-) -> ScanResult:
     options = options or ScanOptions()
     progress = progress or _noop
     if not paths:
