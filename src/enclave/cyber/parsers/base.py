@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from enclave.cyber.model import ParseIssue
 
 # Normalised columns: the evidence reference and the cross-format fields the analytics read.
 META_COLUMNS: tuple[str, ...] = (
@@ -101,3 +104,25 @@ def scalar(value: Any) -> Any:
     if isinstance(value, list):
         return " ".join(str(scalar(v)) for v in value)
     return str(value)
+
+
+def json_records(
+    lines: Iterable[str | bytes], source_name: str, issues: list[ParseIssue], *, required: str, what: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each JSON-object line that has ``required``; bad lines become issues.
+
+    Shared by the line-oriented JSON formats (Zeek JSON, Suricata EVE) so a broken record is
+    reported the same way everywhere and never stops the scan.
+    """
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            issues.append(ParseIssue(source_name, number, "line", f"invalid JSON: {exc}"))
+            continue
+        if not isinstance(doc, dict) or required not in doc:
+            issues.append(ParseIssue(source_name, number, "line", f"not a {what} (no {required})"))
+            continue
+        yield number, doc

@@ -6,12 +6,11 @@ Sigma rules for Suricata refer to them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from enclave.cyber.model import ParseIssue
-from enclave.cyber.parsers.base import normalise_iso, scalar
+from enclave.cyber.parsers.base import json_records, normalise_iso, scalar
 from enclave.cyber.sources import Source
 
 
@@ -26,17 +25,7 @@ def _flatten(node: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
 
 def parse(source: Source, issues: list[ParseIssue]) -> Iterator[dict[str, Any]]:
     with source.open() as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                doc = json.loads(raw)
-            except ValueError as exc:
-                issues.append(ParseIssue(source.name, number, "line", f"invalid JSON: {exc}"))
-                continue
-            if not isinstance(doc, dict) or "event_type" not in doc:
-                issues.append(ParseIssue(source.name, number, "line", "not a Suricata EVE event (no event_type)"))
-                continue
+        for number, doc in json_records(handle, source.name, issues, required="event_type", what="Suricata EVE event"):
             out: dict[str, Any] = {}
             _flatten(doc, "", out)
             kind = str(doc["event_type"])

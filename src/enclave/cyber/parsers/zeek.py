@@ -6,13 +6,12 @@ type comes from the ``#path`` header, the file name, or the fields a JSON record
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
 from enclave.cyber.model import ParseIssue
-from enclave.cyber.parsers.base import iso_from_epoch, normalise_iso, scalar
+from enclave.cyber.parsers.base import iso_from_epoch, json_records, normalise_iso, scalar
 from enclave.cyber.sources import Source
 
 KNOWN = ("conn", "dns", "http", "ssl", "x509", "files", "notice", "weird", "ssh", "smtp", "dhcp", "kerberos", "smb")
@@ -117,16 +116,6 @@ def parse(source: Source, issues: list[ParseIssue]) -> Iterator[dict[str, Any]]:
         yield from _parse_tsv(lines, source, issues)
         return
     named = type_from_name(source.name)
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            doc = json.loads(raw)
-        except ValueError as exc:
-            issues.append(ParseIssue(source.name, number, "line", f"invalid JSON: {exc}"))
-            continue
-        if not isinstance(doc, dict) or "ts" not in doc:
-            issues.append(ParseIssue(source.name, number, "line", "not a Zeek record (no ts)"))
-            continue
+    for number, doc in json_records(lines, source.name, issues, required="ts", what="Zeek record"):
         flat = {k: scalar(v) for k, v in doc.items()}
         yield _meta(flat, named or type_from_fields(doc), source.name, f"line {number}")
