@@ -22,19 +22,9 @@ from hypothesis import strategies as st
 from enclave.labels import Clearance, Label, can_read, join, meet
 from enclave.retrieval import search
 from enclave.store.sqlite import SQLiteStore
-from store.factory import HashEmbedder, make_doc
+from store.factory import LEVELS, NATIONS, HashEmbedder, labels, make_doc
 
-LEVELS = ["NATO UNCLASSIFIED", "NATO RESTRICTED", "NATO CONFIDENTIAL", "NATO SECRET", "COSMIC TOP SECRET"]
 WORDS = ["alpha", "bravo", "charlie", "delta", "falcon", "granite", "harbour", "island", "juniper", "kestrel"]
-NATIONS = ["DEU", "FRA", "USA", "AUS", "JPN"]  # AUS, JPN: partners outside NATO
-
-
-@st.composite
-def labels(draw) -> Label:
-    level = draw(st.integers(0, len(LEVELS) - 1))
-    atomal = level >= 2 and draw(st.booleans())
-    rel = draw(st.one_of(st.none(), st.sets(st.sampled_from(["NATO", "AUS", "JPN", "DEU"]), min_size=1, max_size=2)))
-    return Label.create(LEVELS[level], restrictive=("ATOMAL",) if atomal else (), releasable_to=rel)
 
 
 @st.composite

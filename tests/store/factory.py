@@ -7,11 +7,14 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+from hypothesis import strategies as st
 
 from enclave.ingest.model import Chunk, ParsedDocument
 from enclave.labels import Label, parse_label
 
 DIM = 384
+LEVELS = ["NATO UNCLASSIFIED", "NATO RESTRICTED", "NATO CONFIDENTIAL", "NATO SECRET", "COSMIC TOP SECRET"]
+NATIONS = ["DEU", "FRA", "USA", "AUS", "JPN"]  # AUS, JPN: partners outside NATO
 _WORD = re.compile(r"\w+")
 
 
@@ -83,3 +86,12 @@ def make_doc(
 def put(store, doc: ParsedDocument, embedder: HashEmbedder | None = None, *, by: str = "tester"):
     emb = embedder or HashEmbedder()
     return store.put_document(doc, emb.embed([c.text for c in doc.chunks]), ingested_by=by)
+
+
+@st.composite
+def labels(draw) -> Label:
+    """A random NATO label: any level, ATOMAL from NATO CONFIDENTIAL up, optional releasability."""
+    level = draw(st.integers(0, len(LEVELS) - 1))
+    atomal = level >= 2 and draw(st.booleans())
+    rel = draw(st.one_of(st.none(), st.sets(st.sampled_from(["NATO", "AUS", "JPN", "DEU"]), min_size=1, max_size=2)))
+    return Label.create(LEVELS[level], restrictive=("ATOMAL",) if atomal else (), releasable_to=rel)
